@@ -19,7 +19,9 @@ struct BufferNode {
   std::vector<Expr> strides;
   Expr elem_offset;  // in elements; IntImm 0 unless the buffer is a view
   std::string scope = "global";
-  int align_bytes = 64;  // alignment the code may assume for `data`
+  // Alignment in bytes the generated code may assume for `data`; 0 = the element's natural
+  // alignment. Checked at the call boundary for parameters.
+  int align_bytes = 0;
 };
 
 inline Expr int_imm(int64_t v, DataType t = DataType::int_(64));

@@ -5,5 +5,6 @@
 #include "kiln/ir/expr.hpp"
 #include "kiln/ir/function.hpp"
 #include "kiln/ir/functor.hpp"
+#include "kiln/ir/intrinsics.hpp"
 #include "kiln/ir/op.hpp"
 #include "kiln/ir/stmt.hpp"
