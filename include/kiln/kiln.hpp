@@ -1,0 +1,22 @@
+// kiln/kiln.hpp: the core in one include: IR, tensor expressions, the reference interpreter,
+// lowering, the runtime and kiln::build. Backends are separate headers (kiln/backend/llvm.hpp).
+#pragma once
+#include "kiln/error.hpp"
+#include "kiln/ir/ir.hpp"
+#include "kiln/ir/parser.hpp"
+#include "kiln/ir/printer.hpp"
+#include "kiln/ir/structural.hpp"
+#include "kiln/arith/arith.hpp"
+#include "kiln/te/te.hpp"
+#include "kiln/tir/bind_args.hpp"
+#include "kiln/tir/interpreter.hpp"
+#include "kiln/tir/lower.hpp"
+#include "kiln/runtime/arg.hpp"
+#include "kiln/runtime/device.hpp"
+#include "kiln/runtime/device_api.hpp"
+#include "kiln/runtime/dlpack.hpp"
+#include "kiln/runtime/module.hpp"
+#include "kiln/runtime/tensor.hpp"
+#include "kiln/runtime/thread_pool.hpp"
+#include "kiln/target.hpp"
+#include "kiln/build.hpp"
