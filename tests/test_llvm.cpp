@@ -9,6 +9,7 @@
 #include <iterator>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <stdlib.h>
@@ -637,4 +638,68 @@ TEST_CASE("llvm: registered with kiln::build, several functions per module") {
   CHECK(text.find("define") != std::string::npos);
   CHECK(std::filesystem::exists(dir / "dbl.unopt.ll"));
   std::filesystem::remove_all(dir);
+}
+
+// A function that adds `k` to each of the 16 elements of A (k differs per module, so a mix-up of
+// code between modules shows).
+PrimFunc add_const_func(int k) {
+  Buffer A = make_buffer("A", kF32, {ci64(16)});
+  Var i("i");
+  return make_prim_func("add" + std::to_string(k), {A},
+                        loop(i, 16, buffer_store(A, buffer_load(A, {i}) + cf32(double(k)), {i})));
+}
+
+TEST_CASE("llvm: modules share one JIT; a function outlives its module; dropped modules free their code") {
+  auto f = [] {
+    auto mod = build_llvm(add_const_func(7));
+    return mod["main"];  // the module handle dies here; the function keeps its code alive
+  }();
+  for (int k = 0; k < 40; ++k) {  // many short-lived modules, each one's JITDylib removed on drop
+    Tensor a = Tensor::zeros({16}, kF32);
+    build_llvm(add_const_func(k))["main"](a);
+    CHECK(values_of<float>(a) == std::vector<float>(16, float(k)));
+  }
+  Tensor a = Tensor::zeros({16}, kF32);
+  f(a);
+  CHECK(values_of<float>(a) == std::vector<float>(16, 7.0f));
+  // Different spellings of the same machine, and a different CPU, in one process.
+  Tensor b = Tensor::zeros({16}, kF32);
+  build_llvm(add_const_func(1), "llvm -mcpu=native")["main"](b);
+  build_llvm(add_const_func(2), "llvm -mcpu=x86-64")["main"](b);
+  build_llvm(add_const_func(3), "llvm -opt-level=1")["main"](b);
+  CHECK(values_of<float>(b) == std::vector<float>(16, 6.0f));
+}
+
+TEST_CASE("llvm: building modules from several threads at once") {
+  constexpr int kThreads = 4, kModules = 12;
+  std::vector<std::string> failures(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([t, &failures] {
+      try {
+        std::vector<std::pair<runtime::Module, int>> keep;
+        for (int j = 0; j < kModules; ++j) {
+          int k = t * 100 + j;
+          IRModule m;
+          m.add("main", add_const_func(k));
+          m.add("twice", add_const_func(2 * k));
+          auto mod = kiln::build(m, Target(t % 2 ? "llvm" : "llvm -mcpu=native"));
+          Tensor a = Tensor::zeros({16}, kF32);
+          mod["main"](a);
+          mod["twice"](a);
+          if (values_of<float>(a) != std::vector<float>(16, float(3 * k)))
+            failures[size_t(t)] = "wrong result in module " + std::to_string(k);
+          if (j % 3 == 0) keep.emplace_back(mod, k);  // some modules die while other threads compile
+        }
+        for (auto& [mod, k] : keep) {
+          Tensor a = Tensor::zeros({16}, kF32);
+          mod["main"](a);
+          if (values_of<float>(a) != std::vector<float>(16, float(k))) failures[size_t(t)] = "a kept module changed";
+        }
+      } catch (const std::exception& e) {
+        failures[size_t(t)] = e.what();
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) CHECK_MESSAGE(failures[size_t(t)].empty(), "thread ", t, ": ", failures[size_t(t)]);
 }

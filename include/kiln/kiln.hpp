@@ -11,6 +11,7 @@
 #include "kiln/tir/bind_args.hpp"
 #include "kiln/tir/interpreter.hpp"
 #include "kiln/tir/lower.hpp"
+#include "kiln/tir/schedule/schedule.hpp"
 #include "kiln/runtime/arg.hpp"
 #include "kiln/runtime/device.hpp"
 #include "kiln/runtime/device_api.hpp"

@@ -3,7 +3,8 @@
 // Lowered form: plain loop nests (each loop keeps its ForKind and annotations), no Block,
 // BlockRealize or Reduce; every load/store is a 1-D access to a compact flat view of its buffer
 // (same `data` var, elem_offset folded into the index); intermediate buffers are Allocate
-// statements; float16/bfloat16 arithmetic is float32 arithmetic rounded back after each op.
+// statements; float16/bfloat16 arithmetic is float32 arithmetic rounded back after each op;
+// vectorized loops are straight-line vector code (Ramp/Broadcast) unless vectorize_loops kept them.
 // Param buffers keep their shapes so the call boundary can check tensors against them.
 //
 // The pass list below is the whole pipeline, in order. KILN_TIME_PASSES=1 prints each pass's time
@@ -23,6 +24,7 @@
 #include "kiln/tir/transform/convert_blocks_to_loops.hpp"
 #include "kiln/tir/transform/flatten_buffers.hpp"
 #include "kiln/tir/transform/legalize_narrow_floats.hpp"
+#include "kiln/tir/transform/vectorize_loops.hpp"
 #include "kiln/tir/transform/verify_lowered.hpp"
 
 namespace kiln::tir {
@@ -78,6 +80,8 @@ inline ir::PrimFunc lower(const ir::PrimFunc& f) {
   g = run("check_vectorized_loops", check_vectorized_loops, g);
   g = run("legalize_narrow_floats", legalize_narrow_floats, g);
   g = run("flatten_buffers", flatten_buffers, g);
+  // Vectorized loops -> Ramp/Broadcast vector code where exact; other ones stay hinted loops.
+  g = run("vectorize_loops", vectorize_loops, g);
   // The flat indices (the simplifier never folds the cast<f32>(cast<f16>(x)) pairs
   // legalize_narrow_floats made: they are the per-op rounding).
   g = run("simplify_flat_indices", arith::simplify, g);

@@ -11,6 +11,7 @@
 //   scalar -> pointer to int64_t; float scalar -> pointer to double; then one pointer to int64_t
 //   per tir::shape_vars(f) entry. Returns 0 on success.
 // KILN_DUMP_LLVM=dir writes each function's LLVM IR before (.unopt.ll) and after (.ll) optimization.
+// KILN_JIT_STATS=1 prints, for each function, the time of codegen, verification, O3 and machine code.
 #pragma once
 #include "kiln/backend/llvm/codegen.hpp"
 #include "kiln/backend/llvm/jit.hpp"

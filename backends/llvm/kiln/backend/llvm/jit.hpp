@@ -1,8 +1,15 @@
 // kiln/backend/llvm/jit.hpp: optimize generated LLVM IR for the host and JIT it with ORC LLJIT.
 //
-// One LLJIT per kiln module; each PrimFunc is its own LLVM module (so its compile time can be
-// measured and reported as jit_time_ms). The runtime helpers kernels call are defined as absolute
-// symbols; libm functions (tanhf, erff, expf for vector lanes, ...) resolve from the process.
+// Why the JIT is shared: one LLJIT (with its host detection and TargetMachines) per distinct
+// CPU / feature set / opt level serves every kiln module of the process, instead of one per
+// kiln::build. Each kiln module gets its own JITDylib, removed (its code freed) when the last
+// runtime::Module or Function referencing it dies. Each PrimFunc is its own LLVM module (so its
+// compile time can be measured and reported as jit_time_ms). The runtime helpers kernels call are
+// absolute symbols of a shared "kiln_runtime" JITDylib; libm functions (tanhf, erff, expf for
+// vector lanes, ...) resolve from the process. Building from several threads at once is safe:
+// codegen and the O3 pipeline run in parallel (each on its own LLVMContext and pooled
+// TargetMachine); machine-code emission is serialized per shared LLJIT.
+// KILN_JIT_STATS=1 prints the time of each phase of each function to stderr.
 #pragma once
 #include <llvm/ExecutionEngine/Orc/Core.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
@@ -22,7 +29,9 @@
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -102,7 +111,9 @@ inline std::vector<std::string> split_features(const std::string& mattr) {
 // what LLVM knows, so a typo is a UserError instead of an LLVM warning on stderr).
 inline ::llvm::orc::JITTargetMachineBuilder machine_builder(const CompileOptions& o) {
   init_llvm_once();
-  auto jtmb = check_llvm(::llvm::orc::JITTargetMachineBuilder::detectHost(), "host detection");
+  static const ::llvm::orc::JITTargetMachineBuilder host =
+      check_llvm(::llvm::orc::JITTargetMachineBuilder::detectHost(), "host detection");
+  ::llvm::orc::JITTargetMachineBuilder jtmb = host;
   if (!o.mtriple.empty()) {
     ::llvm::Triple want(::llvm::Triple::normalize(o.mtriple));
     KILN_USER_CHECK(want.getArch() == jtmb.getTargetTriple().getArch() && want.getOS() == jtmb.getTargetTriple().getOS(),
@@ -189,12 +200,125 @@ inline std::string symbol_for(const std::string& name, size_t index) {
 
 using KernelFn = int32_t (*)(void**);
 
+// One LLJIT shared by every kiln module compiled for the same machine (see the top of this file).
+struct SharedJIT {
+  ::llvm::orc::JITTargetMachineBuilder jtmb;
+  std::unique_ptr<::llvm::orc::LLJIT> jit;
+  ::llvm::orc::JITDylib* runtime_lib = nullptr;  // runtime helpers and process symbols
+  ::llvm::DataLayout data_layout;
+  std::string triple;
+  std::mutex mutex;  // LLJIT's compiler is single-threaded: guards materialization and JITDylib removal
+  uint64_t next_dylib = 0;
+  std::mutex tm_mutex;  // TargetMachines for the O3 pipeline: one per compiling thread at a time
+  std::vector<std::unique_ptr<::llvm::TargetMachine>> idle_tms;
+
+  SharedJIT(::llvm::orc::JITTargetMachineBuilder b, std::unique_ptr<::llvm::orc::LLJIT> j)
+      : jtmb(std::move(b)), jit(std::move(j)), data_layout(jit->getDataLayout()), triple(jtmb.getTargetTriple().str()) {}
+
+  std::unique_ptr<::llvm::TargetMachine> acquire_tm() {
+    {
+      std::lock_guard<std::mutex> lock(tm_mutex);
+      if (!idle_tms.empty()) {
+        auto tm = std::move(idle_tms.back());
+        idle_tms.pop_back();
+        return tm;
+      }
+    }
+    return check_llvm(jtmb.createTargetMachine(), "target machine creation");
+  }
+  void release_tm(std::unique_ptr<::llvm::TargetMachine> tm) {
+    std::lock_guard<std::mutex> lock(tm_mutex);
+    idle_tms.push_back(std::move(tm));
+  }
+};
+
+inline void define_runtime_symbols(::llvm::orc::LLJIT& jit, ::llvm::orc::JITDylib& jd) {
+  ::llvm::orc::SymbolMap syms;
+  auto flags = ::llvm::JITSymbolFlags::Exported | ::llvm::JITSymbolFlags::Callable;
+  auto add = [&](const char* name, auto* fn) {
+    syms[jit.mangleAndIntern(name)] = ::llvm::orc::ExecutorSymbolDef(::llvm::orc::ExecutorAddr::fromPtr(fn), flags);
+  };
+  add(RuntimeSymbols::alloc, &kiln_alloc);
+  add(RuntimeSymbols::free, &kiln_free);
+  add(RuntimeSymbols::parallel_for, &::kiln_parallel_for);
+  add("__extendhfsf2", &extend_half_to_float);
+  add("__truncsfhf2", &trunc_float_to_half);
+  add("__truncdfhf2", &trunc_double_to_half);
+  check_llvm(jd.define(::llvm::orc::absoluteSymbols(std::move(syms))), "defining runtime symbols");
+  jd.addGenerator(check_llvm(::llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+                                 jit.getDataLayout().getGlobalPrefix()),
+                             "process symbol lookup"));
+}
+
+// The shared JIT for these options, created (and the options checked) on first use. The JITs live
+// until the process exits: they are deliberately never destroyed, so no static destructor races
+// with LLVM's own.
+inline std::shared_ptr<SharedJIT> shared_jit(const CompileOptions& o) {
+  struct Registry {
+    std::mutex mutex;
+    std::map<std::string, std::shared_ptr<SharedJIT>> by_options;  // the target's spelling
+    std::map<std::string, std::shared_ptr<SharedJIT>> by_machine;  // triple, CPU, features, opt level
+  };
+  static Registry* registry = new Registry;
+  std::string options_key = o.mtriple + "|" + o.mcpu + "|" + o.mattr + "|" + std::to_string(o.opt_level);
+  std::lock_guard<std::mutex> lock(registry->mutex);
+  if (auto it = registry->by_options.find(options_key); it != registry->by_options.end()) return it->second;
+  auto jtmb = machine_builder(o);
+  check_cpu_and_features(o, jtmb.getTargetTriple());
+  std::string machine_key = jtmb.getTargetTriple().str() + "|" + jtmb.getCPU() + "|" + jtmb.getFeatures().getString() +
+                            "|" + std::to_string(o.opt_level);
+  std::shared_ptr<SharedJIT>& shared = registry->by_machine[machine_key];
+  if (!shared) {
+    auto jit = check_llvm(::llvm::orc::LLJITBuilder()
+                              .setJITTargetMachineBuilder(jtmb)
+                              .setPlatformSetUp(::llvm::orc::setUpInactivePlatform)  // kernels have no static ctors
+                              .create(),
+                          "LLJIT creation");
+    auto s = std::make_shared<SharedJIT>(jtmb, std::move(jit));
+    s->runtime_lib = &s->jit->getExecutionSession().createBareJITDylib("kiln_runtime");
+    define_runtime_symbols(*s->jit, *s->runtime_lib);
+    shared = s;
+  }
+  registry->by_options[options_key] = shared;
+  return shared;
+}
+
+// The code of one kiln module: a JITDylib of a shared LLJIT, removed when the last function of the
+// module is gone.
+class ModuleDylib {
+ public:
+  explicit ModuleDylib(std::shared_ptr<SharedJIT> jit) : jit_(std::move(jit)) {
+    std::lock_guard<std::mutex> lock(jit_->mutex);
+    jd_ = &jit_->jit->getExecutionSession().createBareJITDylib("kiln_module_" + std::to_string(jit_->next_dylib++));
+    jd_->addToLinkOrder(*jit_->runtime_lib);
+  }
+  ModuleDylib(const ModuleDylib&) = delete;
+  ModuleDylib& operator=(const ModuleDylib&) = delete;
+  ~ModuleDylib() {
+    std::lock_guard<std::mutex> lock(jit_->mutex);
+    if (auto err = jit_->jit->getExecutionSession().removeJITDylib(*jd_))
+      ::llvm::consumeError(std::move(err));  // nothing sensible to do in a destructor
+  }
+
+  SharedJIT& jit() const { return *jit_; }
+
+  // Adds an optimized LLVM module and returns the address of `symbol` in it (machine code emitted now).
+  KernelFn materialize(::llvm::orc::ThreadSafeModule m, const std::string& symbol) {
+    std::lock_guard<std::mutex> lock(jit_->mutex);
+    check_llvm(jit_->jit->addIRModule(*jd_, std::move(m)), "adding a module");
+    return check_llvm(jit_->jit->lookup(*jd_, symbol), "materializing a kernel").toPtr<KernelFn>();
+  }
+
+ private:
+  std::shared_ptr<SharedJIT> jit_;
+  ::llvm::orc::JITDylib* jd_ = nullptr;
+};
+
 class LLVMFunction : public runtime::FunctionNode {
  public:
-  LLVMFunction(std::string name, ir::PrimFunc f, KernelFn fn, double ms, std::shared_ptr<::llvm::orc::LLJIT> jit,
+  LLVMFunction(std::string name, ir::PrimFunc f, KernelFn fn, double ms, std::shared_ptr<ModuleDylib> code,
                std::string ir_text)
-      : name_(std::move(name)), func_(std::move(f)), fn_(fn), ms_(ms), jit_(std::move(jit)), ir_text_(std::move(ir_text)) {}
-
+      : name_(std::move(name)), func_(std::move(f)), fn_(fn), ms_(ms), code_(std::move(code)), ir_text_(std::move(ir_text)) {}
   const std::string& name() const override { return name_; }
   double jit_time_ms() const override { return ms_; }
   const ir::PrimFunc& prim_func() const { return func_; }
@@ -240,28 +364,9 @@ class LLVMFunction : public runtime::FunctionNode {
   ir::PrimFunc func_;
   KernelFn fn_;
   double ms_;
-  std::shared_ptr<::llvm::orc::LLJIT> jit_;  // owns the code fn_ points to
+  std::shared_ptr<ModuleDylib> code_;  // owns the code fn_ points to
   std::string ir_text_;
 };
-
-inline void define_runtime_symbols(::llvm::orc::LLJIT& jit) {
-  auto& jd = jit.getMainJITDylib();
-  ::llvm::orc::SymbolMap syms;
-  auto flags = ::llvm::JITSymbolFlags::Exported | ::llvm::JITSymbolFlags::Callable;
-  auto add = [&](const char* name, auto* fn) {
-    syms[jit.mangleAndIntern(name)] = ::llvm::orc::ExecutorSymbolDef(::llvm::orc::ExecutorAddr::fromPtr(fn), flags);
-  };
-  add(RuntimeSymbols::alloc, &kiln_alloc);
-  add(RuntimeSymbols::free, &kiln_free);
-  add(RuntimeSymbols::parallel_for, &::kiln_parallel_for);
-  add("__extendhfsf2", &extend_half_to_float);
-  add("__truncsfhf2", &trunc_float_to_half);
-  add("__truncdfhf2", &trunc_double_to_half);
-  check_llvm(jd.define(::llvm::orc::absoluteSymbols(std::move(syms))), "defining runtime symbols");
-  jd.addGenerator(check_llvm(::llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-                                 jit.getDataLayout().getGlobalPrefix()),
-                             "process symbol lookup"));
-}
 
 }  // namespace detail
 
@@ -271,16 +376,20 @@ inline void define_runtime_symbols(::llvm::orc::LLJIT& jit) {
 using LLVMFunction = detail::LLVMFunction;
 
 // Compiles every PrimFunc of a lowered module (kiln/tir/lower.hpp) to native code in this process.
+// jit_time_ms of a function is the wall time of its codegen, optimization and machine-code
+// emission; the module's also includes finding the shared JIT and making the module's JITDylib.
 inline runtime::Module compile(const ir::IRModule& lowered, const CompileOptions& options) {
   using clock = std::chrono::steady_clock;
+  auto since = [](clock::time_point t) { return std::chrono::duration<double, std::milli>(clock::now() - t).count(); };
+  static const bool stats = [] {
+    const char* s = std::getenv("KILN_JIT_STATS");
+    return s && *s && std::string(s) != "0";
+  }();
   auto t0 = clock::now();
-  auto jtmb = detail::machine_builder(options);
-  detail::check_cpu_and_features(options, jtmb.getTargetTriple());
-  auto tm = detail::check_llvm(jtmb.createTargetMachine(), "target machine creation");
-  std::shared_ptr<::llvm::orc::LLJIT> jit =
-      detail::check_llvm(::llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(), "LLJIT creation");
-  detail::define_runtime_symbols(*jit);
-  double setup_ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+  auto code = std::make_shared<detail::ModuleDylib>(detail::shared_jit(options));
+  detail::SharedJIT& shared = code->jit();
+  double setup_ms = since(t0);
+  if (stats) std::fprintf(stderr, "[kiln jit] module setup %.2f ms (%s)\n", setup_ms, options.target_str.c_str());
 
   std::vector<runtime::Function> functions;
   double total_ms = setup_ms;
@@ -291,25 +400,42 @@ inline runtime::Module compile(const ir::IRModule& lowered, const CompileOptions
     ir::PrimFunc f = lowered.prim_func(name);
     auto ctx = std::make_unique<::llvm::LLVMContext>();
     auto m = std::make_unique<::llvm::Module>(name, *ctx);
-    m->setDataLayout(tm->createDataLayout());
-    m->setTargetTriple(tm->getTargetTriple().str());
+    m->setDataLayout(shared.data_layout);
+    m->setTargetTriple(shared.triple);
     std::string symbol = detail::symbol_for(name, index++);
     CodeGen(*ctx, *m).add_function(f, symbol);
     detail::dump_llvm(name, ".unopt.ll", *m);
+    double codegen_ms = since(start);
+    auto t_verify = clock::now();
     {
+      // Cheap (a few hundredths of a millisecond per kernel): kept in release builds, since it turns a
+      // code generator bug into an InternalError instead of a miscompile or a crash inside LLVM.
       std::string err;
       ::llvm::raw_string_ostream os(err);
       if (::llvm::verifyModule(*m, &os)) internal_error("LLVM IR for '", name, "' does not verify: ", os.str());
     }
-    detail::optimize(*m, *tm, options.opt_level);
+    double verify_ms = since(t_verify);
+    auto t_opt = clock::now();
+    {
+      auto tm = shared.acquire_tm();
+      detail::optimize(*m, *tm, options.opt_level);
+      shared.release_tm(std::move(tm));
+    }
+    double opt_ms = since(t_opt);
     detail::dump_llvm(name, ".ll", *m);
     std::string text = options.keep_llvm_ir ? detail::module_text(*m) : std::string();
-    detail::check_llvm(jit->addIRModule(::llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx))), "adding a module");
-    auto addr = detail::check_llvm(jit->lookup(symbol), "materializing a kernel");
-    double ms = std::chrono::duration<double, std::milli>(clock::now() - start).count();
+    auto t_mc = clock::now();
+    detail::KernelFn fn = code->materialize(::llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx)), symbol);
+    double mc_ms = since(t_mc);
+    double ms = since(start);
+    if (stats)
+      std::fprintf(stderr,
+                   "[kiln jit] %s: codegen %.2f ms, verify %.2f ms, optimize O%d %.2f ms, machine code %.2f ms, "
+                   "total %.2f ms\n",
+                   name.c_str(), codegen_ms, verify_ms, options.opt_level, opt_ms, mc_ms, ms);
     total_ms += ms;
-    functions.push_back(runtime::Function(std::make_shared<detail::LLVMFunction>(
-        name, f, addr.toPtr<detail::KernelFn>(), ms, jit, std::move(text))));
+    functions.push_back(
+        runtime::Function(std::make_shared<detail::LLVMFunction>(name, f, fn, ms, code, std::move(text))));
   }
   return runtime::make_module(std::move(functions), options.target_str, total_ms);
 }
