@@ -6,12 +6,15 @@
 // refused primitive throws kiln::UserError and leaves the function and the trace unchanged.
 #pragma once
 #include <array>
+#include <initializer_list>
+#include <type_traits>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "kiln/ir/printer.hpp"
+#include "kiln/tir/schedule/instruction.hpp"
 #include "kiln/tir/schedule/primitives/annotate.hpp"
 #include "kiln/tir/schedule/primitives/loop_transform.hpp"
 #include "kiln/tir/schedule/state.hpp"
@@ -19,12 +22,9 @@
 
 namespace kiln::tir {
 
-struct BlockRV {
-  int64_t id = -1;
-};
-struct LoopRV {
-  int64_t id = -1;
-};
+class IndexMap;  // kiln/tir/index_map.hpp
+// Which of a block's buffer lists an index refers to (its reads or its writes).
+enum class BufferIndexType { Read, Write };
 
 class Schedule {
  public:
@@ -185,6 +185,74 @@ class Schedule {
   void unannotate(const LoopRV& l, const std::string& key) { unann(TraceValue::loop(l.id), key); }
   void unannotate(const BlockRV& b, const std::string& key) { unann(TraceValue::block(b.id), key); }
 
+  // ---- declared here, defined in primitives/<file>.hpp (included at the end of this file) ------
+  // loops (primitives/loop_partition.hpp)
+  LoopRV merge(const std::vector<LoopRV>& loops);
+  std::vector<LoopRV> loop_partition(const LoopRV& loop, const std::vector<std::optional<int64_t>>& factors);
+  // compute location (primitives/compute_location.hpp)
+  void compute_at(const BlockRV& block, const LoopRV& loop, bool preserve_unit_loops = false);
+  void reverse_compute_at(const BlockRV& block, const LoopRV& loop, bool preserve_unit_loops = false);
+  void compute_inline(const BlockRV& block);
+  void reverse_compute_inline(const BlockRV& block);
+  // data movement and storage (primitives/cache.hpp)
+  BlockRV cache_read(const BlockRV& block, int64_t read_buffer_index, const std::string& storage_scope);
+  BlockRV cache_write(const BlockRV& block, int64_t write_buffer_index, const std::string& storage_scope);
+  std::vector<BlockRV> cache_inplace(const BlockRV& block, int64_t read_buffer_index, const std::string& storage_scope);
+  BlockRV reindex(const BlockRV& block, BufferIndexType type, int64_t buffer_index);
+  void set_scope(const BlockRV& block, int64_t write_buffer_index, const std::string& storage_scope);
+  void storage_align(const BlockRV& block, int64_t write_buffer_index, int64_t axis, int64_t factor, int64_t offset);
+  // layout (primitives/layout.hpp, padding.hpp, rolling_buffer.hpp)
+  void transform_layout(const BlockRV& block, BufferIndexType type, int64_t buffer_index, const IndexMap& index_map,
+                        std::optional<double> pad_value = std::nullopt);
+  void transform_block_layout(const BlockRV& block, const IndexMap& index_map);
+  void pad_einsum(const BlockRV& block, const std::vector<int64_t>& padding);
+  BlockRV decompose_padding(const BlockRV& block, const LoopRV& loop);
+  void rolling_buffer(const BlockRV& block, int64_t write_buffer_index);
+  // reductions (primitives/reduction.hpp)
+  BlockRV decompose_reduction(const BlockRV& block, const LoopRV& loop);
+  BlockRV rfactor(const LoopRV& loop, int64_t factor_axis);
+  // blocks and tensor intrinsics (primitives/blockize_tensorize.hpp)
+  BlockRV blockize(const LoopRV& loop, bool preserve_unit_iters = true);
+  void tensorize(const LoopRV& loop, const std::string& intrin, bool preserve_unit_iters = true);
+  void tensorize(const BlockRV& block, const std::string& intrin, bool preserve_unit_iters = true);
+  // sampling, for the tuner (primitives/sampling.hpp). The schedule's random state is seeded, so
+  // the same seed samples the same schedule; a sampling call records its decision in the trace
+  // and replay makes the same choice.
+  void seed(int64_t seed);
+  int64_t fork_seed();
+  std::vector<ExprRV> sample_perfect_tile(const LoopRV& loop, int64_t n, int64_t max_innermost_factor = 16,
+                                          std::optional<std::vector<int64_t>> decision = std::nullopt);
+  ExprRV sample_categorical(const std::vector<int64_t>& candidates, const std::vector<double>& probs,
+                            std::optional<int64_t> decision = std::nullopt);
+  LoopRV sample_compute_location(const BlockRV& block, std::optional<int64_t> decision = std::nullopt);
+  // Splits by sampled factors (recorded as kind "split" with expr-handle inputs). split(loop,
+  // {v3, v4}) and split(loop, tiles) with a std::vector<ExprRV> both land in split_sampled; the
+  // overloads are shaped so that split(loop, {8}) still means a constant factor.
+  std::vector<LoopRV> split_sampled(const LoopRV& loop, const std::vector<ExprRV>& factors);
+  std::vector<LoopRV> split(const LoopRV& loop, std::initializer_list<ExprRV> factors) {
+    return split_sampled(loop, std::vector<ExprRV>(factors));
+  }
+  template <class Range>
+    requires std::is_same_v<typename Range::value_type, ExprRV>
+  std::vector<LoopRV> split(const LoopRV& loop, const Range& factors) {
+    return split_sampled(loop, std::vector<ExprRV>(factors.begin(), factors.end()));
+  }
+  template <size_t N>
+  std::array<LoopRV, N> split(const LoopRV& l, std::initializer_list<ExprRV> factors) {
+    return to_array<N>(split(l, factors), "split");
+  }
+  template <size_t N, class Range>
+    requires std::is_same_v<typename Range::value_type, ExprRV>
+  std::array<LoopRV, N> split(const LoopRV& l, const Range& factors) {
+    return to_array<N>(split(l, factors), "split");
+  }
+  // The value a sampling primitive chose.
+  int64_t get(const ExprRV& v) const {
+    const Entry& e = entry(v.id, "get");
+    KILN_USER_CHECK(e.is_expr, "get: handle ", v.id, " is a ", e.is_block ? "block" : "loop", ", not a sampled integer");
+    return e.value;
+  }
+
   // ---- replay ----------------------------------------------------------------------------------
   // Runs one recorded instruction; `rvs` maps the trace's handle ids to this schedule's.
   void apply(const Instruction& in, std::map<int64_t, int64_t>& rvs) {
@@ -217,7 +285,12 @@ class Schedule {
     else if (k == "get_producers") blocks(get_producers(BlockRV{rv(0)}));
     else if (k == "get_consumers") blocks(get_consumers(BlockRV{rv(0)}));
     else if (k == "get_output_blocks") blocks(get_output_blocks());
-    else if (k == "split") {
+    else if (k == "split" && in.inputs.size() > 1 && in.inputs[1].kind == TraceValue::Kind::Expr) {
+      ReplayInputs args(in, rvs);
+      std::vector<ExprRV> factors;
+      for (size_t j = 1; j < in.inputs.size(); ++j) factors.push_back(args.expr(j));
+      loops(split_sampled(LoopRV{rv(0)}, factors));
+    } else if (k == "split") {
       std::vector<std::optional<int64_t>> factors;
       for (size_t j = 1; j < in.inputs.size(); ++j)
         factors.push_back(in.inputs[j].kind == TraceValue::Kind::Null ? std::nullopt
@@ -238,10 +311,12 @@ class Schedule {
         KILN_USER_CHECK(in.inputs.size() == 3, "trace: 'annotate' needs 3 inputs");
         ann(target, key, in.inputs[2]);
       } else unann(target, key);
+    } else if (const InstructionKind* reg = find_instruction(k)) {
+      outs = reg->replay(*this, ReplayInputs(in, rvs));
     } else
       user_error("trace: unknown instruction kind '", k, "'; known: get_block, get_loops, get_child_blocks, ",
                  "get_producers, get_consumers, get_output_blocks, split, fuse, reorder, add_unit_loop, parallel, ",
-                 "vectorize, unroll, bind, annotate, unannotate");
+                 "vectorize, unroll, bind, annotate, unannotate, ", instruction_kind_names());
     KILN_USER_CHECK(outs.size() == in.outputs.size(), "trace: instruction '", k, "' produced ", outs.size(),
                     " handles on replay but ", in.outputs.size(), " when recorded; the trace does not fit this function");
     for (size_t j = 0; j < outs.size(); ++j) rvs[in.outputs[j].i] = outs[j];
@@ -252,11 +327,14 @@ class Schedule {
     bool is_block;
     std::string block;
     ir::Var loop;
+    bool is_expr = false;
+    int64_t value = 0;
   };
   std::string name_;
   ir::PrimFunc func_;
   Trace trace_;
   std::vector<Entry> rvs_;
+  uint64_t rand_state_ = 1;  // the sampling primitives' random state (see seed, fork_seed)
 
   static ir::PrimFunc pick(const ir::IRModule& mod, const std::string& name) { return mod.prim_func(pick_name(mod, name)); }
   static std::string pick_name(const ir::IRModule& mod, const std::string& name) {
@@ -283,6 +361,10 @@ class Schedule {
     rvs_.push_back({false, {}, v});
     return LoopRV{int64_t(rvs_.size() - 1)};
   }
+  ExprRV new_expr(int64_t value) {
+    rvs_.push_back({false, {}, {}, true, value});
+    return ExprRV{int64_t(rvs_.size() - 1)};
+  }
   const Entry& entry(int64_t id, const char* prim) const {
     if (id < 0 || size_t(id) >= rvs_.size())
       user_error(prim, ": handle ", id, " does not belong to this schedule; use handles returned by its own get_block, ",
@@ -291,14 +373,15 @@ class Schedule {
   }
   schedule_detail::Located locate(const BlockRV& b, const char* prim) const {
     const Entry& e = entry(b.id, prim);
-    KILN_USER_CHECK(e.is_block, prim, ": handle ", b.id, " is a loop, not a block");
+    KILN_USER_CHECK(e.is_block, prim, ": handle ", b.id, " is a ", e.is_expr ? "sampled integer" : "loop", ", not a block");
     auto loc = schedule_detail::find_block(func_, e.block);
     if (!loc.found()) user_error(prim, ": block '", e.block, "' no longer exists in the function");
     return loc;
   }
   schedule_detail::Located locate(const LoopRV& l, const char* prim) const {
     const Entry& e = entry(l.id, prim);
-    KILN_USER_CHECK(!e.is_block, prim, ": handle ", l.id, " is a block, not a loop");
+    KILN_USER_CHECK(!e.is_block && !e.is_expr, prim, ": handle ", l.id, " is a ", e.is_block ? "block" : "sampled integer",
+                    ", not a loop");
     auto loc = schedule_detail::find_loop(func_, e.loop);
     if (!loc.found())
       user_error(prim, ": loop '", e.loop.name(), "' no longer exists in the function: a split or fuse replaced it; ",
@@ -310,8 +393,9 @@ class Schedule {
   }
   ir::Var loop_var(const LoopRV& l, const char* prim) const { return locate(l, prim).stmt.as<ir::ForNode>()->loop_var; }
 
-  void record(std::string kind, std::vector<TraceValue> ins, std::vector<TraceValue> outs) {
-    trace_.append(Instruction{std::move(kind), std::move(ins), std::move(outs)});
+  void record(std::string kind, std::vector<TraceValue> ins, std::vector<TraceValue> outs,
+              std::vector<int64_t> decision = {}) {
+    trace_.append(Instruction{std::move(kind), std::move(ins), std::move(outs), std::move(decision)});
   }
   std::vector<BlockRV> record_blocks(const char* kind, std::optional<TraceValue> in, const std::vector<ir::Stmt>& blocks) {
     std::vector<BlockRV> out;
@@ -417,3 +501,14 @@ inline ir::PrimFunc Trace::apply_to(const ir::PrimFunc& f) const {
 }
 
 }  // namespace kiln::tir
+
+// The primitives defined out of class (each registers its trace instruction kinds).
+#include "kiln/tir/schedule/primitives/blockize_tensorize.hpp"
+#include "kiln/tir/schedule/primitives/cache.hpp"
+#include "kiln/tir/schedule/primitives/compute_location.hpp"
+#include "kiln/tir/schedule/primitives/layout.hpp"
+#include "kiln/tir/schedule/primitives/loop_partition.hpp"
+#include "kiln/tir/schedule/primitives/padding.hpp"
+#include "kiln/tir/schedule/primitives/reduction.hpp"
+#include "kiln/tir/schedule/primitives/rolling_buffer.hpp"
+#include "kiln/tir/schedule/primitives/sampling.hpp"

@@ -21,27 +21,45 @@ namespace kiln::tir {
 
 class Schedule;
 
-// One input or output of an instruction: a block or loop handle (by id), or an attribute.
+// One input or output of an instruction: a block, loop or sampled-integer handle (by id), or an
+// attribute.
 struct TraceValue {
-  enum class Kind : uint8_t { Block, Loop, Int, Float, Str, Null };
+  enum class Kind : uint8_t { Block, Loop, Expr, Int, Float, Str, Null };
   Kind kind = Kind::Null;
   int64_t i = 0;  // handle id or integer
   double f = 0;
   std::string s;
   static TraceValue block(int64_t id) { return {Kind::Block, id, 0, {}}; }
   static TraceValue loop(int64_t id) { return {Kind::Loop, id, 0, {}}; }
+  static TraceValue expr(int64_t id) { return {Kind::Expr, id, 0, {}}; }
   static TraceValue integer(int64_t v) { return {Kind::Int, v, 0, {}}; }
   static TraceValue real(double v) { return {Kind::Float, 0, v, {}}; }
   static TraceValue str(std::string v) { return {Kind::Str, 0, 0, std::move(v)}; }
   static TraceValue null() { return {}; }
-  bool is_rv() const { return kind == Kind::Block || kind == Kind::Loop; }
+  bool is_rv() const { return kind == Kind::Block || kind == Kind::Loop || kind == Kind::Expr; }
+  static const char* kind_name(Kind k) {
+    switch (k) {
+      case Kind::Block: return "a block handle";
+      case Kind::Loop: return "a loop handle";
+      case Kind::Expr: return "a sampled-integer handle";
+      case Kind::Int: return "an integer";
+      case Kind::Float: return "a float";
+      case Kind::Str: return "a string";
+      case Kind::Null: return "null";
+    }
+    return "?";
+  }
   bool operator==(const TraceValue& o) const { return kind == o.kind && i == o.i && f == o.f && s == o.s; }
 };
 
 struct Instruction {
   std::string kind;
   std::vector<TraceValue> inputs, outputs;
-  bool operator==(const Instruction& o) const { return kind == o.kind && inputs == o.inputs && outputs == o.outputs; }
+  // What a sampling instruction chose (empty for the others); replay makes the same choice.
+  std::vector<int64_t> decision;
+  bool operator==(const Instruction& o) const {
+    return kind == o.kind && inputs == o.inputs && outputs == o.outputs && decision == o.decision;
+  }
 };
 
 namespace trace_detail {
@@ -73,6 +91,7 @@ inline std::string value_json(const TraceValue& v) {
   switch (v.kind) {
     case TraceValue::Kind::Block: return "{\"block\": " + std::to_string(v.i) + "}";
     case TraceValue::Kind::Loop: return "{\"loop\": " + std::to_string(v.i) + "}";
+    case TraceValue::Kind::Expr: return "{\"expr\": " + std::to_string(v.i) + "}";
     case TraceValue::Kind::Int: return "{\"int\": " + std::to_string(v.i) + "}";
     case TraceValue::Kind::Float: return "{\"float\": " + format_double(v.f) + "}";
     case TraceValue::Kind::Str: return "{\"str\": " + json_string(v.s) + "}";
@@ -187,10 +206,11 @@ class Reader {
     TraceValue v;
     if (key == "block") v = TraceValue::block(integer());
     else if (key == "loop") v = TraceValue::loop(integer());
+    else if (key == "expr") v = TraceValue::expr(integer());
     else if (key == "int") v = TraceValue::integer(integer());
     else if (key == "float") v = TraceValue::real(std::strtod(number_text().c_str(), nullptr));
     else if (key == "str") v = TraceValue::str(string());
-    else fail("unknown value kind '" + key + "' (expected block, loop, int, float or str)");
+    else fail("unknown value kind '" + key + "' (expected block, loop, expr, int, float or str)");
     expect('}');
     return v;
   }
@@ -218,6 +238,16 @@ class Reader {
       if (key == "kind") inst.kind = string();
       else if (key == "inputs") inst.inputs = values();
       else if (key == "outputs") inst.outputs = values();
+      else if (key == "decision") {
+        expect('[');
+        bool f2 = true;
+        while (!peek(']')) {
+          if (!f2) expect(',');
+          f2 = false;
+          inst.decision.push_back(integer());
+        }
+        expect(']');
+      }
       else fail("unknown instruction key '" + key + "'");
     }
     expect('}');
@@ -226,11 +256,15 @@ class Reader {
   }
 };
 
-inline std::string rv_name(const TraceValue& v) { return (v.kind == TraceValue::Kind::Block ? "b" : "l") + std::to_string(v.i); }
+inline std::string rv_name(const TraceValue& v) {
+  if (v.kind == TraceValue::Kind::Loop && v.i == -2) return "tir::LoopRV::root()";
+  const char* prefix = v.kind == TraceValue::Kind::Block ? "b" : v.kind == TraceValue::Kind::Loop ? "l" : "v";
+  return prefix + std::to_string(v.i);
+}
 
 inline std::string cpp_value(const TraceValue& v) {
   switch (v.kind) {
-    case TraceValue::Kind::Block: case TraceValue::Kind::Loop: return rv_name(v);
+    case TraceValue::Kind::Block: case TraceValue::Kind::Loop: case TraceValue::Kind::Expr: return rv_name(v);
     case TraceValue::Kind::Int: return std::to_string(v.i);
     case TraceValue::Kind::Float: return format_double(v.f);
     case TraceValue::Kind::Str: return json_string(v.s);  // a JSON string is a valid C++ literal here
@@ -259,43 +293,21 @@ class Trace {
       for (size_t j = 0; j < in.inputs.size(); ++j) o += (j ? ", " : "") + trace_detail::value_json(in.inputs[j]);
       o += "], \"outputs\": [";
       for (size_t j = 0; j < in.outputs.size(); ++j) o += (j ? ", " : "") + trace_detail::value_json(in.outputs[j]);
-      o += "]}";
+      o += "]";
+      if (!in.decision.empty()) {
+        o += ", \"decision\": [";
+        for (size_t j = 0; j < in.decision.size(); ++j) o += (j ? ", " : "") + std::to_string(in.decision[j]);
+        o += "]";
+      }
+      o += "}";
     }
     return o + (insts_.empty() ? "]}" : "\n]}");
   }
   static Trace from_json(const std::string& json) { return Trace(trace_detail::Reader(json).trace()); }
 
-  // C++ statements that redo the schedule on a tir::Schedule named `s`.
-  std::string to_cpp() const {
-    using trace_detail::cpp_value;
-    using trace_detail::rv_name;
-    std::string o;
-    for (auto& in : insts_) {
-      std::string args;
-      auto arg = [&](size_t j) { return cpp_value(in.inputs[j]); };
-      std::string outs;
-      for (size_t j = 0; j < in.outputs.size(); ++j) outs += (j ? ", " : "") + rv_name(in.outputs[j]);
-      if (in.kind == "split") {
-        std::string factors;
-        for (size_t j = 1; j < in.inputs.size(); ++j) factors += (j > 1 ? ", " : "") + arg(j);
-        args = arg(0) + ", {" + factors + "}";
-      } else if (in.kind == "fuse" || in.kind == "reorder") {
-        for (size_t j = 0; j < in.inputs.size(); ++j) args += (j ? ", " : "") + arg(j);
-        args = "{" + args + "}";
-      } else {
-        for (size_t j = 0; j < in.inputs.size(); ++j) args += (j ? ", " : "") + arg(j);
-      }
-      bool multi = in.kind == "get_loops" || in.kind == "split";
-      if (in.outputs.empty()) o += "s." + in.kind + "(" + args + ");\n";
-      else if (multi)
-        o += "auto [" + outs + "] = s." + in.kind + "<" + std::to_string(in.outputs.size()) + ">(" + args + ");\n";
-      else if (in.kind == "get_block" || in.kind == "fuse" || in.kind == "add_unit_loop")
-        o += "auto " + outs + " = s." + in.kind + "(" + args + ");\n";
-      else  // block lists, whose length the C++ cannot state in the type
-        o += "auto [" + outs + "] = s." + in.kind + "<" + std::to_string(in.outputs.size()) + ">(" + args + ");\n";
-    }
-    return o;
-  }
+  // C++ statements that redo the schedule on a tir::Schedule named `s` (defined in
+  // instruction.hpp: primitives may register their own C++ form).
+  std::string to_cpp() const;
 
   // Replays the trace on `f` (the function it was recorded on, unscheduled); returns the result.
   ir::PrimFunc apply_to(const ir::PrimFunc& f) const;
