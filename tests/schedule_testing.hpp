@@ -10,6 +10,7 @@
 #include <string>
 
 #include "corpus.hpp"
+#include "error_testing.hpp"
 #include "kiln/backend/llvm.hpp"
 #include "kiln/build.hpp"
 #include "kiln/ir/printer.hpp"
@@ -19,23 +20,6 @@
 #include "tensor_testing.hpp"
 
 namespace kiln::testing {
-
-// The message of the UserError `f` throws ("" when it throws none).
-inline std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-// True when every word of `words` occurs in `text`.
-inline bool contains_all(const std::string& text, const std::vector<std::string>& words) {
-  for (auto& w : words)
-    if (text.find(w) == std::string::npos) return false;
-  return true;
-}
 
 // Random inputs for every parameter of f: values in [lo, hi] (integers: whole numbers),
 // `int_ranges` overriding the range per parameter name.

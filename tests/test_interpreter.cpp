@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 
+#include "error_testing.hpp"
 #include "kiln/runtime/float16.hpp"
 #include "kiln/tir/bind_args.hpp"
 #include "kiln/tir/interpreter.hpp"
@@ -92,14 +93,7 @@ void check_matmul(const Tensor& A, const Tensor& B, const Tensor& C) {
   CHECK(bad == 0);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "(no UserError)";
-}
+using kiln::testing::error_of;
 
 // Runs `body` (which reads/writes the given buffers) on the given tensors.
 void run(const std::vector<Buffer>& bufs, Stmt body, const std::vector<Arg>& args, std::vector<Var> scalars = {}) {

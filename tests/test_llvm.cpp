@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "error_testing.hpp"
 #include "kiln/backend/llvm.hpp"
 #include "kiln/runtime/float16.hpp"
 #include "kiln/tir/interpreter.hpp"
@@ -107,14 +108,7 @@ std::vector<Tensor> run_both(const PrimFunc& f, const std::vector<runtime::Arg>&
   return out_llvm;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "(no UserError)";
-}
+using kiln::testing::error_of;
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "error_testing.hpp"
 #include "kiln/build.hpp"
 #include "kiln/ir/ir.hpp"
 #include "kiln/runtime/device_api.hpp"
@@ -29,17 +30,8 @@ using namespace kiln;
 using runtime::Tensor;
 
 namespace {
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const kiln::UserError& e) {
-    return e.what();
-  }
-  FAIL("expected a kiln::UserError");
-  return {};
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using kiln::testing::contains;
+using kiln::testing::error_of;
 }  // namespace
 
 // ---- Tensor ------------------------------------------------------------------------------------

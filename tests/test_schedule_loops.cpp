@@ -6,7 +6,7 @@
 #include <functional>
 #include <random>
 
-#include "corpus.hpp"
+#include "schedule_testing.hpp"
 #include "kiln/backend/llvm.hpp"
 #include "kiln/build.hpp"
 #include "kiln/ir/printer.hpp"
@@ -48,62 +48,17 @@ ir::PrimFunc mean_rows() {
   return create_prim_func({A, C});
 }
 
-const corpus::Case& corpus_case(const std::string& name) {
-  static std::vector<corpus::Case> cases = corpus::all_cases();
-  for (auto& c : cases)
-    if (c.name == name) return c;
-  internal_error("no corpus case '", name, "'");
-}
-
-std::vector<runtime::Tensor> make_inputs(const ir::PrimFunc& f, const corpus::Case& c, const std::map<std::string, int64_t>& sizes,
-                                std::mt19937_64& rng) {
-  std::vector<runtime::Tensor> out;
-  for (auto& b : f->param_buffers) {
-    double lo = c.lo, hi = c.hi;
-    if (auto it = c.int_ranges.find(b->name); it != c.int_ranges.end()) {
-      lo = double(it->second.first);
-      hi = double(it->second.second);
-    }
-    out.push_back(testing::random_tensor(testing::eval_shape(b->shape, sizes), b->dtype, rng, lo, hi));
-  }
-  return out;
-}
-
 // Schedules corpus program `name`, JIT-compiles the result and compares every output with the
-// interpreter run on the unscheduled function. Also checks that the trace replays to the same IR.
+// interpreter run on the unscheduled function; the trace must replay to the same IR.
 int check_schedule(const std::string& name, const std::function<void(tir::Schedule&)>& sched) {
-  const corpus::Case& c = corpus_case(name);
+  const corpus::Case& c = testing::corpus_case(name);
   ir::PrimFunc f = c.build();
   tir::Schedule s(f);
   sched(s);
-  CHECK_MESSAGE(ir::structural_equal(s.trace().apply_to(f), s.func()), name << ": trace replay differs");
-  runtime::Module mod = kiln::build(s.mod(), Target("llvm"));
-  std::mt19937_64 rng(7);
-  int compared = 0;
-  for (auto& sizes : c.sizes) {
-    std::vector<runtime::Tensor> ref = make_inputs(f, c, sizes, rng);
-    std::vector<runtime::Tensor> jit;
-    for (auto& t : ref) jit.push_back(testing::clone(t));
-    tir::interpret(f, std::vector<Arg>(ref.begin(), ref.end()));
-    mod["main"].call(std::vector<Arg>(jit.begin(), jit.end()));
-    for (size_t i = 0; i < ref.size(); ++i) {
-      std::string diff = testing::compare(ref[i], jit[i], name + ":" + f->param_buffers[i]->name);
-      CHECK_MESSAGE(diff.empty(), diff << "\n" << ir::to_text(s.func()));
-      ++compared;
-    }
-  }
-  return compared;
+  return testing::check_schedule(f, s, testing::options_of(c));
 }
 
-// The message of the UserError `f` throws ("" when it throws none).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 }  // namespace
 

@@ -3,24 +3,13 @@
 
 #include <string>
 
+#include "error_testing.hpp"
 #include "kiln/target.hpp"
 
 using kiln::Target;
 
-namespace {
-// The message of the UserError that `f` throws (fails the test if it throws nothing).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const kiln::UserError& e) {
-    return e.what();
-  }
-  FAIL("expected a kiln::UserError");
-  return {};
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-}  // namespace
+using kiln::testing::contains;
+using kiln::testing::error_of;
 
 TEST_CASE("target: kinds and options parse") {
   Target llvm("llvm");
