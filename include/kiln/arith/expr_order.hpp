@@ -17,7 +17,8 @@ template <typename T>
 int compare_value(const T& a, const T& b) { return a < b ? -1 : (b < a ? 1 : 0); }
 
 // Structural order: kind, type, then fields. Variables are ordered by name, and two distinct
-// variables with the same name by address (stable within one process).
+// variables with the same name by creation order (VarNode::serial), so that a replayed schedule
+// orders its terms the same way.
 inline int compare_expr(const ir::Expr& a, const ir::Expr& b) {
   using namespace ir;
   if (a.same_as(b)) return 0;
@@ -33,7 +34,7 @@ inline int compare_expr(const ir::Expr& a, const ir::Expr& b) {
   switch (a.kind()) {
     case ExprKind::Var: {
       if (int c = a.as<VarNode>()->name.compare(b.as<VarNode>()->name)) return c < 0 ? -1 : 1;
-      return std::less<const void*>()(a.get(), b.get()) ? -1 : 1;
+      return a.as<VarNode>()->serial < b.as<VarNode>()->serial ? -1 : 1;
     }
     case ExprKind::IntImm: return compare_value(a.as<IntImmNode>()->value, b.as<IntImmNode>()->value);
     case ExprKind::FloatImm: {

@@ -1,5 +1,6 @@
 // kiln/ir/expr.hpp: expression nodes of kiln's tensor IR (TIR).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -34,7 +35,17 @@ class Expr : public NodeRef<ExprNode> {
 struct VarNode : ExprNode {
   static constexpr ExprKind kKind = ExprKind::Var;
   std::string name;
-  VarNode(std::string n, DataType t) : ExprNode(kKind, t), name(std::move(n)) {}
+  // Creation order, process-wide. Orders two distinct variables of one name deterministically
+  // (a schedule replayed creates its variables in the same relative order), where an address
+  // would not. Not part of structural equality.
+  uint64_t serial;
+  VarNode(std::string n, DataType t) : ExprNode(kKind, t), name(std::move(n)), serial(next_serial()) {}
+
+ private:
+  static uint64_t next_serial() {
+    static std::atomic<uint64_t> counter{0};
+    return counter.fetch_add(1, std::memory_order_relaxed);
+  }
 };
 
 // A Var is identified by its node, not its name: two Vars named "i" are different variables.

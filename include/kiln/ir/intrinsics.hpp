@@ -34,3 +34,16 @@ inline const IntrinsicInfo* find_intrinsic(std::string_view name) {
 }
 
 }  // namespace kiln::ir
+
+namespace kiln::ir {
+
+// call_llvm_intrin(name, features, args...): a call of the LLVM intrinsic `name` (a StringImm such
+// as "llvm.x86.avx512.vpdpbusd.512"; not overloaded) on `args`. Each argument is bit-cast to the
+// intrinsic's parameter type of the same size in bits (a uint8x64 to the <16 x i32> vpdpbusd takes)
+// and the result to the call's type. `features` (a StringImm such as "+avx512vnni", "" for none)
+// are the CPU features the intrinsic needs: building for a target without them is a UserError,
+// not an LLVM crash. Only the LLVM backend implements it; the reference interpreter does not.
+// Tensor intrinsics (kiln/tir/intrin/x86.hpp) use it for instructions LLVM does not form by itself.
+inline constexpr std::string_view kCallLLVMIntrin = "call_llvm_intrin";
+
+}  // namespace kiln::ir

@@ -855,12 +855,15 @@ class Compiler {
   }
 
   // Element count of a fresh allocation of b, checked.
+  // Elements an allocation needs: the product of its shape, or with explicit strides (storage_align
+  // pads them) 1 + sum((shape_d - 1) * stride_d), as flatten_buffers allocates.
   std::function<int64_t(Ctx&)> alloc_size(const ir::Buffer& b) {
-    std::vector<IFn> dims;
+    std::vector<IFn> dims, strides;
     for (auto& d : b->shape) dims.push_back(as_int(expr(d)));
+    for (auto& d : b->strides) strides.push_back(as_int(expr(d)));
     std::string name = b->name;
     int64_t eb = std::max(1, b->dtype.bytes());
-    return [dims, name, eb](Ctx& c) {
+    return [dims, strides, name, eb](Ctx& c) {
       int64_t n = 1;
       std::vector<int64_t> shape;
       for (auto& d : dims) shape.push_back(d(c));
@@ -869,6 +872,10 @@ class Compiler {
         if (d != 0 && n > (int64_t(1) << 40) / eb / d)
           user_error("interpreter: allocation of buffer '", name, "' with shape ", tuple_str(shape), " is too large");
         n *= d;
+      }
+      if (!strides.empty() && n > 0) {
+        n = 1;
+        for (size_t i = 0; i < shape.size() && i < strides.size(); ++i) n += (shape[i] - 1) * strides[i](c);
       }
       return n;
     };

@@ -108,6 +108,25 @@ class ScalarizeLane : public ir::ExprMutator {
   std::unordered_map<const void*, ir::Var> renamed_;
 };
 
+// The LLVM intrinsics a function calls through ir::kCallLLVMIntrin, with the CPU features each
+// needs (name, features), so a backend can check them against its target before LLVM selects
+// instructions (LLVM aborts on an intrinsic the target lacks).
+inline std::vector<std::pair<std::string, std::string>> llvm_intrinsic_features(const ir::PrimFunc& f) {
+  struct V : ir::StmtExprVisitor {
+    std::vector<std::pair<std::string, std::string>> out;
+    using ir::StmtExprVisitor::visit;
+    void visit(const ir::Expr& e) override {
+      if (auto* c = e.defined() ? e.as<ir::CallNode>() : nullptr; c && c->op == ir::kCallLLVMIntrin && c->args.size() >= 2) {
+        auto *name = c->args[0].as<ir::StringImmNode>(), *feats = c->args[1].as<ir::StringImmNode>();
+        if (name && feats) out.push_back({name->value, feats->value});
+      }
+      ir::StmtExprVisitor::visit(e);
+    }
+  } v;
+  v.visit(f->body);
+  return v.out;
+}
+
 }  // namespace detail
 
 // Addresses of the runtime helpers, by the symbol names the generated code uses.
@@ -800,6 +819,7 @@ class CodeGen {
   // ---- calls ----------------------------------------------------------------------------------
   Value* call(const ir::CallNode& n) {
     DataType t = n.dtype;
+    if (n.op == ir::kCallLLVMIntrin) return llvm_intrinsic(n);
     if (n.op == "if_then_else") return lazy_if_then_else(n);
     if (n.op == "likely" && n.args.size() == 1) return expr(n.args[0]);
     const ir::IntrinsicInfo* info = ir::find_intrinsic(n.op);
@@ -858,6 +878,35 @@ class CodeGen {
       return b_.CreateFDiv(one, b_.CreateFAdd(one, e));
     }
     internal_error("intrinsic '", op, "' has no LLVM lowering");
+  }
+
+  // ir::kCallLLVMIntrin: call_llvm_intrin(name, features, args...), arguments and result bit-cast
+  // to the intrinsic's types of the same size.
+  Value* llvm_intrinsic(const ir::CallNode& n) {
+    const char* op = "call_llvm_intrin";
+    auto* name = n.args.size() >= 2 ? n.args[0].as<ir::StringImmNode>() : nullptr;
+    KILN_USER_CHECK(name && n.args[1].as<ir::StringImmNode>(), op, " in '", func_name_,
+                    "' takes the intrinsic's name and its CPU features as string constants, then the arguments");
+    ::llvm::Intrinsic::ID id = ::llvm::Function::lookupIntrinsicID(name->value);
+    KILN_USER_CHECK(id != ::llvm::Intrinsic::not_intrinsic, op, " in '", func_name_, "': LLVM 19 has no intrinsic named '",
+                    name->value, "'");
+    KILN_USER_CHECK(!::llvm::Intrinsic::isOverloaded(id), op, " in '", func_name_, "': '", name->value,
+                    "' is overloaded on its types; only intrinsics with fixed types can be called by name");
+    ::llvm::Function* decl = ::llvm::Intrinsic::getDeclaration(&mod_, id);
+    ::llvm::FunctionType* ft = decl->getFunctionType();
+    KILN_USER_CHECK(ft->getNumParams() + 2 == n.args.size(), op, " in '", func_name_, "': '", name->value, "' takes ",
+                    ft->getNumParams(), " arguments, got ", n.args.size() - 2);
+    auto bitcast = [&](Value* v, Type* to, const std::string& what) -> Value* {
+      if (v->getType() == to) return v;
+      KILN_USER_CHECK(v->getType()->getPrimitiveSizeInBits() == to->getPrimitiveSizeInBits() &&
+                          v->getType()->getPrimitiveSizeInBits() != 0,
+                      op, " in '", func_name_, "': ", what, " of '", name->value, "' does not have the size of the intrinsic's type");
+      return b_.CreateBitCast(v, to);
+    };
+    std::vector<Value*> args;
+    for (unsigned k = 0; k < ft->getNumParams(); ++k)
+      args.push_back(bitcast(expr(n.args[k + 2]), ft->getParamType(k), "argument " + std::to_string(k)));
+    return bitcast(b_.CreateCall(decl, args), value_type(n.dtype), "the result");
   }
 
   // A libm call (tanhf / tanh, ...) resolved from the process, one call per lane for vectors.

@@ -191,6 +191,28 @@ inline ir::PrimFunc reorder(const ir::PrimFunc& f, const std::vector<ir::Var>& l
     for (auto& v : loop_vars) given |= c.as<ir::ForNode>()->loop_var.same_as(v);
     if (given) c = locs[next++].stmt;
   }
+  // A loop that feeds both a spatial and a reduction iteration variable of one block (a fuse of
+  // both kinds) must keep its place: moved, the updates of one output element no longer start at
+  // the first reduction iteration, where the block's init runs.
+  for (size_t k = 0; k < order.size(); ++k) {
+    if (order[k].same_as(chain[k])) continue;
+    const ir::Var& v = order[k].as<ir::ForNode>()->loop_var;
+    walk(chain[0], [&](const ir::Stmt& s, const std::vector<ir::Stmt>&) {
+      auto* r = s.as<ir::BlockRealizeNode>();
+      if (!r) return;
+      const ir::IterVar *spatial = nullptr, *other = nullptr;
+      for (size_t i = 0; i < r->iter_values.size(); ++i) {
+        if (!ir::uses_var(r->iter_values[i], v.get())) continue;
+        (r->block->iter_vars[i].kind == ir::IterKind::DataPar ? spatial : other) = &r->block->iter_vars[i];
+      }
+      if (spatial && other)
+        user_error("reorder: loop '", v.name(), "' feeds both the spatial iteration variable '", spatial->var.name(),
+                   "' and the ", ir::iter_kind_name(other->kind), " iteration variable '", other->var.name(),
+                   "' of block '", r->block->name, "'; moving it would interleave the updates of different output ",
+                   "elements with their init. Reorder loops that feed one kind only (split the fused loop's parts ",
+                   "apart before fusing, or fuse spatial and reduction loops separately)");
+    });
+  }
   for (size_t k = 0; k < order.size(); ++k) {
     auto* l = order[k].as<ir::ForNode>();
     for (size_t o = k + 1; o < order.size(); ++o) {
