@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "schedule_fuzz.hpp"
+#include "schedule_testing.hpp"
 
 using namespace kiln;
 
@@ -85,4 +86,72 @@ TEST_CASE("the fuzzer catches a wrong result, shrinks the trace and writes a rep
   CHECK(text.find("\"program\": \"add_broadcast_row\", \"seed\": 3, \"failure\": \"[mismatch]") != std::string::npos);
   CHECK(text.find("\"trace\": {\"version\": 1, \"insts\": []}") != std::string::npos);
   std::filesystem::remove_all(dir);
+}
+
+// Every failure the fuzzer has found stays fixed: tests/schedule_regressions/*.json hold the
+// program and the shrunk trace. Replayed today, each trace is either refused with a UserError (the
+// primitive now sees the illegal step) or gives a function that replays equally and matches the
+// interpreter. A crash, a mismatch or another exception fails.
+namespace {
+std::string json_field_object(const std::string& text, const std::string& key) {
+  size_t at = text.find("\"" + key + "\"");
+  REQUIRE(at != std::string::npos);
+  size_t open = text.find('{', at);
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = open; i < text.size(); ++i) {
+    char ch = text[i];
+    if (in_string) {
+      if (ch == '\\') ++i;
+      else if (ch == '"') in_string = false;
+    } else if (ch == '"') in_string = true;
+    else if (ch == '{') ++depth;
+    else if (ch == '}' && --depth == 0) return text.substr(open, i - open + 1);
+  }
+  FAIL("unbalanced JSON object for '" << key << "'");
+  return "";
+}
+std::string json_field_string(const std::string& text, const std::string& key) {
+  size_t at = text.find("\"" + key + "\"");
+  REQUIRE(at != std::string::npos);
+  size_t open = text.find('"', text.find(':', at));
+  return text.substr(open + 1, text.find('"', open + 1) - open - 1);
+}
+}  // namespace
+
+TEST_CASE("fuzz findings stay fixed (tests/schedule_regressions)") {
+  namespace fs = std::filesystem;
+#ifdef KILN_REGRESSIONS_DIR
+  fs::path dir = KILN_REGRESSIONS_DIR;
+#else
+  fs::path dir = fs::path(__FILE__).parent_path() / "schedule_regressions";
+#endif
+  REQUIRE(fs::is_directory(dir));
+  int refused = 0, correct = 0;
+  for (auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".json") continue;
+    std::ifstream in(entry.path());
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string program = json_field_string(text, "program");
+    tir::Trace trace = tir::Trace::from_json(json_field_object(text, "trace"));
+    const corpus::Case& c = testing::corpus_case(program);
+    fuzz::ProgramState p = fuzz::program_state(c);
+    tir::Schedule s(p.original);
+    std::string refusal;
+    try {
+      trace.apply_to(s);
+    } catch (const UserError& e) {
+      refusal = e.what();
+    }
+    if (!refusal.empty()) {
+      ++refused;
+      MESSAGE(entry.path().filename().string() << ": refused: " << refusal.substr(0, 160));
+      continue;
+    }
+    std::string failure = fuzz::check_schedule(p, s);
+    CHECK_MESSAGE(failure.empty(), entry.path().filename().string() << ": " << failure);
+    ++correct;
+  }
+  MESSAGE(refused << " reproducers refused, " << correct << " now correct");
+  CHECK(refused + correct >= 8);
 }

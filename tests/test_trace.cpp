@@ -163,7 +163,7 @@ TEST_CASE("trace errors: malformed JSON, unknown kinds, traces that do not fit t
   CHECK(err([] { tir::Trace::from_json(R"({"version": 2, "insts": []})"); }) ==
         "Trace::from_json: unsupported trace version 2 (this kiln reads version 1) at character 13");
   CHECK(err([] { tir::Trace::from_json(R"({"version": 1, "insts": [{"kind": "x", "inputs": [{"rv": 1}]}]})"); }) ==
-        "Trace::from_json: unknown value kind 'rv' (expected block, loop, int, float or str) at character 56");
+        "Trace::from_json: unknown value kind 'rv' (expected block, loop, expr, int, float or str) at character 56");
   ir::PrimFunc f = matmul_bias();
   CHECK(err([&] { tir::Trace::from_json(R"({"version": 1, "insts": [{"kind": "tile", "inputs": [], "outputs": []}]})").apply_to(f); })
             .find("trace: unknown instruction kind 'tile'; known: get_block, get_loops") == 0);

@@ -61,6 +61,15 @@ inline ir::PrimFunc set_loop_kind(const ir::PrimFunc& f, const ir::Var& v, ir::F
                  ", which is not a constant; a vectorized loop needs a constant extent (it becomes the vector width). ",
                  "Split it by a constant first, e.g. s.split(loop, {std::nullopt, 8}), and vectorize the inner loop");
   }
+  if (kind == ir::ForKind::Unrolled) {
+    // An unrolled loop becomes that many copies of its body for LLVM: tens of thousands of copies
+    // take minutes to compile and blow the instruction cache.
+    constexpr int64_t kMaxUnroll = 1024;
+    auto ext = ir::const_int(arith::simplify(l->extent));
+    if (ext && *ext > kMaxUnroll)
+      user_error("unroll: loop '", v.name(), "' has ", *ext, " iterations; kiln fully unrolls loops of at most ",
+                 kMaxUnroll, " iterations. Split it first, e.g. s.split(loop, {std::nullopt, 8}), and unroll the inner loop");
+  }
   if (kind != ir::ForKind::Unrolled) check_spatial_only(prim, loc.stmt);
   return replace(f, loc.stmt, with_loop_kind(*l, kind, tag));
 }

@@ -683,6 +683,11 @@ class ComputeAt {
         loops.push_back({ax, extent});
         value = ir::is_const_int(lo, 0) ? ir::Expr(ax) : lo + ir::Expr(ax);
       }
+      // Instances outside the block's domain must not run, whatever the region analysis gave (a
+      // consumer under a non-dividing split reads past the domain where its predicate is false).
+      ir::Expr last = arith::simplify(lo + extent - 1, outer);
+      if (!check_lo && !arith::can_prove(ir::ge(lo, dlo), outer)) check_lo = true;
+      if (!check_hi && !arith::can_prove(ir::le(last, dhi), outer)) check_hi = true;
       if (check_lo) pred = and_pred(pred, ir::ge(value, dlo));
       if (check_hi) pred = and_pred(pred, ir::lt(value, arith::simplify(iv.dom.min + iv.dom.extent)));
       if (check_region && !hi.same_as(dhi)) pred = and_pred(pred, ir::le(value, hi));
